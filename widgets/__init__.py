@@ -1,0 +1,1 @@
+"""ipywidgets + plotly UI for the notebooks. Imports hourglass_core; never the reverse."""
