@@ -1,0 +1,89 @@
+"""Scheduling policies: which waiting feature batch a free GPU serves next.
+
+Paper, section on scheduling features across GPUs. A policy is asked once a GPU
+is free; by choosing *which* waiting batch that GPU takes it decides both the
+placement (GPU) and the order. Which free GPU asks first is the placement rule
+(`Placement`): capacity-aware (fastest free GPU first, the paper's mixed-GPU
+design) or random.
+
+- FCFS: the oldest waiting batch.
+- SFF (similar feature first): each bucket is owned by one GPU, claimed the first
+  time a GPU takes one of its batches; a GPU serves its current bucket back to back,
+  then its other buckets, then claims an unowned one. It never takes another GPU's
+  bucket, so similar features stay together (and a GPU may idle: that is SFF's cost).
+- DFF (dissimilar feature first, the paper's choice): a GPU takes the waiting batch
+  whose bucket is least represented in its last `history` served batches, oldest
+  first on ties, so every replica sees a representative mix and nothing starves.
+"""
+from __future__ import annotations
+
+from collections import Counter, deque
+
+import numpy as np
+
+
+class Policy:
+    """Chooses the next batch for a free GPU from the waiting list (oldest first)."""
+
+    def choose(self, gpu: int, waiting: list):
+        raise NotImplementedError
+
+    def served(self, gpu: int, batch) -> None:
+        """Called when `gpu` starts serving `batch`."""
+
+
+class FCFS(Policy):
+    def choose(self, gpu, waiting):
+        return waiting[0]
+
+
+class SFF(Policy):
+    def __init__(self):
+        self.owner: dict = {}      # bucket -> GPU
+        self.current: dict = {}    # GPU -> bucket it is serving
+
+    def choose(self, gpu, waiting):
+        mine = [b for b in waiting if self.owner.get(b.bucket) == gpu]
+        same = [b for b in mine if b.bucket == self.current.get(gpu)]
+        free = [b for b in waiting if b.bucket not in self.owner]
+        for candidates in (same, mine, free):
+            if candidates:
+                return candidates[0]
+        return None
+
+    def served(self, gpu, batch):
+        self.owner.setdefault(batch.bucket, gpu)
+        self.current[gpu] = batch.bucket
+
+
+class DFF(Policy):
+    def __init__(self, history: int):
+        self.history = history
+        self.recent: dict[int, deque] = {}
+
+    def choose(self, gpu, waiting):
+        counts = Counter(self.recent.get(gpu, ()))
+        return min(waiting, key=lambda b: counts[b.bucket])  # min keeps the oldest on ties
+
+    def served(self, gpu, batch):
+        self.recent.setdefault(gpu, deque(maxlen=self.history)).append(batch.bucket)
+
+
+def make_policy(config) -> Policy:
+    return {"fcfs": FCFS, "sff": SFF, "dff": lambda: DFF(config.dff_history)}[config.scheduler]()
+
+
+class Placement:
+    """The order in which free GPUs pick work.
+
+    capacity: fastest first (ties by index), the paper's capacity-aware placement.
+    random:   a seeded random order each time, the baseline it is compared with.
+    """
+
+    def __init__(self, kind: str, speeds: list[float], rng: np.random.Generator):
+        self.kind, self.speeds, self.rng = kind, speeds, rng
+
+    def order(self, free_gpus: list[int]) -> list[int]:
+        if self.kind == "random":
+            return [free_gpus[i] for i in self.rng.permutation(len(free_gpus))]
+        return sorted(free_gpus, key=lambda g: (-self.speeds[g], g))

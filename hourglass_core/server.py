@@ -1,0 +1,150 @@
+"""The server side of split FL: a waiting list, a scheduler and M virtual GPUs.
+
+Each virtual GPU is a SimPy process that reads like the protocol it models:
+
+    wait until the scheduler hands me a feature batch
+    make its server partition resident (SplitFed-V1 may have to swap)
+    run the real server step on that partition -> dL/d(features)
+    hold for the step's simulated duration
+    answer the client
+
+Batches reach the waiting list through the grouping stage (grouping.py); every
+time a batch arrives or a GPU frees up, `_dispatch` lets free GPUs, in placement
+order, ask the policy for their next batch (schedulers.py).
+"""
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+import torch
+
+
+@dataclass(eq=False)
+class FeatureBatch:
+    """One client's feature batch (smashed data) travelling through the server.
+
+    It carries the client's *inputs*, not its activations: the client's model cannot
+    change while it waits for its gradient, so the features are computed (with their
+    autograd graph) only when a GPU serves the batch, exactly what they would have
+    been at upload time. Queued batches therefore hold no activations, and memory
+    does not grow with the number of clients waiting (DESIGN.md section 4).
+    """
+
+    id: int
+    client: object
+    iteration: int
+    inputs: torch.Tensor
+    labels: torch.Tensor
+    arrived_s: float
+    reply: simpy.Event
+    descriptor: np.ndarray | None = None
+    bucket: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class RoundLedger:
+    """What the server saw this round: feeds rounds.jsonl and events.jsonl."""
+
+    num_gpus: int
+    busy_s: list = field(default_factory=list)
+    served: list = field(default_factory=list)    # (gpu, bucket) per batch, in service order
+    events: list = field(default_factory=list)
+    losses: list = field(default_factory=list)
+    samples: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+    swap_count: int = 0
+    swap_time_s: float = 0.0
+
+    def __post_init__(self):
+        self.busy_s = [0.0] * self.num_gpus
+
+    def gpu_purity(self) -> float | None:
+        """Mean over GPUs of the share of its batches that fall in its most common bucket."""
+        per_gpu: dict[int, Counter] = {}
+        for gpu, bucket in self.served:
+            if bucket is not None:
+                per_gpu.setdefault(gpu, Counter())[bucket] += 1
+        if not per_gpu:
+            return None
+        return float(np.mean([c.most_common(1)[0][1] / sum(c.values()) for c in per_gpu.values()]))
+
+
+class Server:
+    """Waiting list + policy + M virtual GPU processes for one round."""
+
+    def __init__(self, env, system, policy, placement, cost, ledger: RoundLedger, record_events: bool):
+        self.env, self.system, self.policy, self.placement = env, system, policy, placement
+        self.cost, self.ledger, self.record_events = cost, ledger, record_events
+        self.grouping = None  # set by the engine (it needs the server to release batches to)
+        self._ids = itertools.count()
+        self.waiting: list[FeatureBatch] = []
+        self.free: dict[int, simpy.Event] = {}
+        for gpu in range(ledger.num_gpus):
+            env.process(self._gpu(gpu))
+
+    # ------------------------------------------------------------ arrivals
+    def submit(self, client, iteration, inputs, labels) -> simpy.Event:
+        """A client's upload has arrived; returns the event its gradient will fire."""
+        batch = FeatureBatch(next(self._ids), client, iteration, inputs, labels,
+                             self.env.now, self.env.event())
+        if self.grouping.needs_descriptors:
+            batch.descriptor = client.describe(inputs)
+        self.grouping.admit(batch)
+        return batch.reply
+
+    def enqueue(self, batch: FeatureBatch) -> None:
+        """The batch is ready to be scheduled."""
+        self.waiting.append(batch)
+        self._dispatch()
+
+    # ------------------------------------------------------------ dispatch
+    def _dispatch(self) -> None:
+        progress = True
+        while progress and self.waiting and self.free:
+            progress = False
+            for gpu in self.placement.order(list(self.free)):
+                candidates = self.system.servable(gpu, self.waiting)
+                batch = self.policy.choose(gpu, candidates) if candidates else None
+                if batch is not None:
+                    self.waiting.remove(batch)
+                    self.policy.served(gpu, batch)
+                    self.free.pop(gpu).succeed(batch)
+                    progress = True
+                    break
+
+    # ------------------------------------------------------------ a virtual GPU
+    def _gpu(self, gpu: int):
+        env, ledger = self.env, self.ledger
+        while True:
+            self.free[gpu] = env.event()
+            self._dispatch()
+            batch = yield self.free[gpu]
+            started = env.now
+            ledger.served.append((gpu, batch.bucket))
+            swap_s = self.system.make_resident(gpu, batch.client.id, ledger)
+            if swap_s:
+                yield env.timeout(swap_s)
+            replica = self.system.replica_for(gpu, batch.client.id)
+            features = batch.client.forward(batch.inputs)
+            smashed = features.detach().to(replica.device).requires_grad_()
+            loss = replica.train_step(smashed, batch.labels.to(replica.device))
+            batch.client.backward(features, smashed.grad.to(features.device))
+            yield env.timeout(self.cost.server_step_s(gpu, batch.size))
+            ledger.busy_s[gpu] += env.now - started
+            ledger.losses.append((loss, batch.size))
+            ledger.samples += batch.size
+            if self.record_events:
+                ledger.events.append({"client": batch.client.id, "iteration": batch.iteration,
+                                      "gpu": gpu, "bucket": batch.bucket, "samples": batch.size,
+                                      "arrive_s": batch.arrived_s, "start_s": started,
+                                      "end_s": env.now, "swap_s": swap_s})
+            batch.reply.succeed(batch)
