@@ -31,7 +31,7 @@ def versions() -> dict:
 def save(path: Path, config, system, ctx, next_round: int, clock: float) -> None:
     centroids = ctx.grouping_state.get("centroids", {}).get("value")
     state = {
-        "format": 1, "config": config.to_dict(), "next_round": next_round, "clock": clock,
+        "format": 1, "config": config.to_dict(), "next_round": int(next_round), "clock": float(clock),
         "models": system.global_state(),
         "centroids": None if centroids is None else torch.from_numpy(centroids),
         "residency": [list(r) for r in getattr(system, "resident", [])],

@@ -59,17 +59,17 @@ class ExperimentConfig:
     grouping: str | None = None       # None: lsh for sff/dff, none for fcfs
     descriptor: str = "channel_stats"
     num_clusters: int = 4
-    lsh_width: float = 0.5
+    lsh_width: float | None = None    # None: median distance between descriptors of a calibration sample
     lsh_hashes: int = 2
     dff_history: int = 8
     placement: str = "capacity"
     gpu_speeds: list[float] | None = None  # relative speed per GPU, e.g. [1, 1, 0.5]
     # --- the cost model (documented assumptions; see cost_model.py) ---
-    client_gflops: float = 10.0       # median client compute, CPU-only clients
+    client_gflops: float = 20.0       # median client compute, CPU-only clients
     client_speed_spread: float = 0.5  # sigma of the log-normal client speeds
-    client_mbps: float = 50.0         # median client link bandwidth
+    client_mbps: float = 100.0        # median client link bandwidth
     client_latency_ms: float = 20.0
-    gpu_tflops: float = 15.0          # effective speed of a speed-1.0 GPU (consumer GPU)
+    gpu_tflops: float = 5.0           # effective speed of a speed-1.0 GPU at batch 32 (consumer GPU)
     host_gpu_gbps: float = 12.0       # host<->GPU copy bandwidth, for swaps
     gpu_capacity: int | None = None   # server partitions that fit on one GPU (splitfed); None: unlimited
     straggler_share: float = 0.0      # share of clients that are `straggler_factor` times slower
@@ -120,7 +120,9 @@ class ExperimentConfig:
                 raise ConfigError(name, getattr(self, name), "an integer >= 1")
         if self.gpu_capacity is not None and self.gpu_capacity < 1:
             raise ConfigError("gpu_capacity", self.gpu_capacity, "an integer >= 1, or unset for unlimited")
-        for name in ("learning_rate", "alpha", "lsh_width", "client_gflops", "client_mbps",
+        if self.lsh_width is not None:
+            _positive("lsh_width", self.lsh_width)
+        for name in ("learning_rate", "alpha", "client_gflops", "client_mbps",
                      "gpu_tflops", "host_gpu_gbps"):
             _positive(name, getattr(self, name))
         for name in ("momentum", "client_speed_spread", "client_latency_ms"):

@@ -23,7 +23,6 @@ from .client import Client
 from .config import ExperimentConfig
 from .cost_model import CostModel, PartitionCosts
 from .datasets import load_dataset
-from .descriptors import describe
 from .errors import ConfigError
 from .grouping import EuclideanLSH
 from .metrics import evaluate, time_to_accuracy
@@ -96,11 +95,31 @@ def prepare(config: ExperimentConfig) -> RunContext:
     clients = [Client(i, p, data, config, devices[0]) for i, p in enumerate(partitions)]
     ctx = RunContext(config, data, partitions, split, cost, devices, clients)
     if config.resolved_grouping == "lsh":
-        with torch.no_grad():
-            dim = len(describe(split.client.eval()(data.train_x[:2].to(devices[0])), config.descriptor))
-        split.client.train()
-        ctx.grouping_state["lsh"] = EuclideanLSH(dim, config.lsh_hashes, config.lsh_width, config.seed)
+        sample = calibration_descriptors(ctx)
+        width = config.lsh_width or median_distance(sample)
+        ctx.grouping_state["lsh"] = EuclideanLSH(sample.shape[1], config.lsh_hashes, width, config.seed)
     return ctx
+
+
+def calibration_descriptors(ctx: RunContext, clients: int = 32) -> np.ndarray:
+    """Descriptors of the first batch of up to 32 clients under the initial client
+    model (BatchNorm statistics left untouched)."""
+    client = ctx.clients[0]
+    client.start(ctx.split.client)
+    vectors = []
+    for other in ctx.clients[:clients]:
+        inputs, _ = other.inputs(other.indices[:ctx.config.batch_size])
+        vectors.append(client.describe(inputs))
+    client.finish()
+    return np.stack(vectors)
+
+
+def median_distance(vectors: np.ndarray) -> float:
+    """Our default LSH width: the median pairwise distance of a calibration sample,
+    so nearby batches tend to share a bucket and distant ones do not."""
+    distances = np.sqrt(((vectors[:, None] - vectors[None]) ** 2).sum(-1))
+    upper = distances[np.triu_indices(len(vectors), 1)]
+    return float(np.median(upper)) if len(upper) and np.median(upper) > 0 else 1.0
 
 
 def round_rng(seed: int, round_index: int, stream: int) -> np.random.Generator:
@@ -138,7 +157,8 @@ def run(config: ExperimentConfig, on_round=None, resume: str | Path | None = Non
             "partitioner": config.resolved_partitioner, "grouping": config.resolved_grouping,
             "gpu_speeds": config.resolved_gpu_speeds, "devices": [str(d) for d in ctx.devices],
             "partition_sizes": [len(p) for p in ctx.partitions],
-            "stragglers": ctx.cost.stragglers.tolist()}, "versions": checkpoint.versions()})
+            "stragglers": ctx.cost.stragglers.tolist(),
+            "lsh_width": ctx.grouping_state["lsh"].width if "lsh" in ctx.grouping_state else None}, "versions": checkpoint.versions()})
         start, clock, records = 0, 0.0, []
     else:
         start, clock = checkpoint.restore(state, system, ctx)
@@ -159,14 +179,14 @@ def run(config: ExperimentConfig, on_round=None, resume: str | Path | None = Non
         wall = time.perf_counter() - wall_start
         record = {
             "round": r + 1, "test_accuracy": accuracy, "test_loss": test_loss, "train_loss": train_loss,
-            "sim_time_s": end, "round_sim_s": round_sim,
+            "sim_time_s": float(end), "round_sim_s": float(round_sim),
             "wall_time_s": (records[-1]["wall_time_s"] if records else 0.0) + wall, "round_wall_s": wall,
             "samples": ledger.samples, "samples_per_s": ledger.samples / round_sim if round_sim else 0.0,
             "wall_samples_per_s": ledger.samples / wall,
             "bytes_up": ledger.bytes_up, "bytes_down": ledger.bytes_down,
             "server_state_bytes": server_bytes, "swap_count": ledger.swap_count,
             "swap_time_s": ledger.swap_time_s,
-            "gpu_busy_share": [b / round_sim if round_sim else 0.0 for b in ledger.busy_s],
+            "gpu_busy_share": [float(b / round_sim) if round_sim else 0.0 for b in ledger.busy_s],
             "gpu_purity": ledger.gpu_purity(), **ledger.grouping,
             "participants": len(participants), "dropped_clients": len(ledger.dropped),
         }

@@ -14,6 +14,7 @@ design) or random.
 - DFF (dissimilar feature first, the paper's choice): a GPU takes the waiting batch
   whose bucket is least represented in its last `history` served batches, oldest
   first on ties, so every replica sees a representative mix and nothing starves.
+  When several GPUs are free, a batch goes to the one where its bucket is rarest.
 """
 from __future__ import annotations
 
@@ -23,7 +24,17 @@ import numpy as np
 
 
 class Policy:
-    """Chooses the next batch for a free GPU from the waiting list (oldest first)."""
+    """Pairs a free GPU with a waiting batch. Waiting lists are oldest first."""
+
+    def assign(self, free_gpus: list[int], candidates_for) -> tuple[int, object] | None:
+        """`free_gpus` in placement order; `candidates_for(gpu)`: the waiting batches
+        that GPU may serve. The first GPU whose `choose` finds a batch gets it."""
+        for gpu in free_gpus:
+            candidates = candidates_for(gpu)
+            batch = self.choose(gpu, candidates) if candidates else None
+            if batch is not None:
+                return gpu, batch
+        return None
 
     def choose(self, gpu: int, waiting: list):
         raise NotImplementedError
@@ -61,9 +72,18 @@ class DFF(Policy):
         self.history = history
         self.recent: dict[int, deque] = {}
 
-    def choose(self, gpu, waiting):
-        counts = Counter(self.recent.get(gpu, ()))
-        return min(waiting, key=lambda b: counts[b.bucket])  # min keeps the oldest on ties
+    def assign(self, free_gpus, candidates_for):
+        """Over every free GPU and waiting batch: the batch least represented in that
+        GPU's history, then the oldest, then the GPU first in placement order. With
+        several GPUs free this also decides placement: a bucket goes where it is rare."""
+        best = None
+        for rank, gpu in enumerate(free_gpus):
+            counts = Counter(self.recent.get(gpu, ()))
+            for age, batch in enumerate(candidates_for(gpu)):
+                key = (counts[batch.bucket], age, rank)
+                if best is None or key < best[0]:
+                    best = (key, gpu, batch)
+        return None if best is None else best[1:]
 
     def served(self, gpu, batch):
         self.recent.setdefault(gpu, deque(maxlen=self.history)).append(batch.bucket)

@@ -108,26 +108,23 @@ class Server:
 
     # ------------------------------------------------------------ dispatch
     def _dispatch(self) -> None:
-        progress = True
-        while progress and self.waiting and self.free:
-            progress = False
-            for gpu in self.placement.order(list(self.free)):
-                candidates = self.system.servable(gpu, self.waiting)
-                batch = self.policy.choose(gpu, candidates) if candidates else None
-                if batch is not None:
-                    self.waiting.remove(batch)
-                    self.policy.served(gpu, batch)
-                    self.free.pop(gpu).succeed(batch)
-                    progress = True
-                    break
+        while self.waiting and self.free:
+            choice = self.policy.assign(self.placement.order(list(self.free)),
+                                        lambda gpu: self.system.servable(gpu, self.waiting))
+            if choice is None:
+                return
+            gpu, batch = choice
+            self.waiting.remove(batch)
+            self.policy.served(gpu, batch)
+            self.free.pop(gpu).succeed(batch)
 
     # ------------------------------------------------------------ a virtual GPU
     def _gpu(self, gpu: int):
         env, ledger = self.env, self.ledger
         while True:
-            self.free[gpu] = env.event()
+            ready = self.free[gpu] = env.event()
             self._dispatch()
-            batch = yield self.free[gpu]
+            batch = yield ready
             started = env.now
             ledger.served.append((gpu, batch.bucket))
             swap_s = self.system.make_resident(gpu, batch.client.id, ledger)

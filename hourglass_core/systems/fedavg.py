@@ -10,6 +10,7 @@ import simpy
 from torch import nn
 
 from ..aggregation import WeightedAverage
+from ..grouping import GroupingStats
 from ..server import RoundLedger
 from .split_system import SplitSystem
 
@@ -51,5 +52,5 @@ class FedAvg(SplitSystem):
         new_state = models.result(full.state_dict())
         if new_state is not None:
             full.load_state_dict(new_state)
-        ledger.grouping = {}
+        ledger.grouping = GroupingStats().record()
         return ledger, env.now
