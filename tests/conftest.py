@@ -13,6 +13,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import torch
+
+# The kit's test models are tiny: one intra-op thread is fastest, and torch's
+# default threading degrades badly when another process shares the two cores.
+torch.set_num_threads(1)
 
 
 def cifar10_archive() -> Path:
