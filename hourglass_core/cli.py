@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 def convert(name: str, text: str, annotation: str):
     """A flag's text to the field's type, or ConfigError naming the flag."""
     base = annotation.replace(" | None", "")
-    if "None" in annotation and text.strip().lower() in ("none", ""):
+    if "None" in annotation and base != "str" and text.strip().lower() in ("none", ""):
         return None
     try:
         if base == "int":

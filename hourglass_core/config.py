@@ -142,14 +142,14 @@ class ExperimentConfig:
         _choice("placement", self.placement, PLACEMENTS)
         if self.grouping is not None:
             _choice("grouping", self.grouping, GROUPINGS)
+        if self.system != "hourglass" and self.scheduler != "fcfs":
+            raise ConfigError("scheduler", self.scheduler,
+                              f"fcfs only for system {self.system}; feature scheduling is Hourglass's")
         if self.scheduler != "fcfs" and self.resolved_grouping == "none":
             raise ConfigError("grouping", self.grouping,
                               f"kmeans or lsh: scheduler {self.scheduler} needs feature buckets")
         if self.system != "hourglass" and self.resolved_grouping != "none":
             raise ConfigError("grouping", self.grouping, f"none for system {self.system}; grouping is Hourglass's")
-        if self.system != "hourglass" and self.scheduler != "fcfs":
-            raise ConfigError("scheduler", self.scheduler,
-                              f"fcfs only for system {self.system}; feature scheduling is Hourglass's")
         if self.system == "sflv2" and self.num_gpus != 1:
             raise ConfigError("num_gpus", self.num_gpus, "1 for sflv2, which keeps one server model")
         if self.gpu_speeds is not None:
