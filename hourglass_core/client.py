@@ -47,6 +47,7 @@ class Client:
         self.config, self.device = config, device
         self.model: nn.Module | None = None
         self.optimizer = None
+        self.gone = False  # vanished mid-round (dropout)
 
     @property
     def num_samples(self) -> int:
@@ -67,6 +68,7 @@ class Client:
 
     # ------------------------------------------------------------ model lifecycle
     def start(self, global_model: nn.Module) -> None:
+        self.gone = False
         self.model = copy.deepcopy(global_model).to(self.device).train()
         self.optimizer = make_optimizer(self.model, self.config)
 
@@ -100,23 +102,26 @@ class Client:
 
     # ------------------------------------------------------------ the protocol
     def split_life(self, env, server, cost, batches, drop_at, on_done):
-        """One round of split training. `drop_at`: index of the batch before which
-        this client vanishes (None: it stays). `on_done(client, state)` gets the
-        trained model, or None for a client that dropped."""
+        """One round of split training. `drop_at`: index of the batch right after
+        whose upload this client vanishes, its features still in flight (None: it
+        stays); the server discards them. `on_done(client, state)` gets the trained
+        model, or None for a client that dropped (left out of FedAvg)."""
         c, ledger = cost.costs, server.ledger
         ledger.bytes_down += c.client_model_bytes
         yield env.timeout(cost.transfer_s(self.id, c.client_model_bytes))
         for iteration, batch in enumerate(batches):
-            if iteration == drop_at:
-                server.grouping.withdraw(range(iteration, len(batches)))
-                self.model = self.optimizer = None
-                on_done(self, None)
-                return
             inputs, labels = self.inputs(batch)
             yield env.timeout(cost.client_forward_s(self.id, len(batch)))
             ledger.bytes_up += cost.feature_bytes(len(batch))
             yield env.timeout(cost.transfer_s(self.id, cost.feature_bytes(len(batch))))
-            yield server.submit(self, iteration, inputs, labels)
+            reply = server.submit(self, iteration, inputs, labels)
+            if iteration == drop_at:  # vanish with these features in flight
+                self.gone = True
+                server.grouping.withdraw(range(iteration + 1, len(batches)))
+                self.model = self.optimizer = None
+                on_done(self, None)
+                return
+            yield reply
             ledger.bytes_down += c.feature_bytes * len(batch)
             yield env.timeout(cost.transfer_s(self.id, c.feature_bytes * len(batch)))
             yield env.timeout(cost.client_backward_s(self.id, len(batch)))

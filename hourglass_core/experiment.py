@@ -189,6 +189,7 @@ def run(config: ExperimentConfig, on_round=None, resume: str | Path | None = Non
             "gpu_busy_share": [float(b / round_sim) if round_sim else 0.0 for b in ledger.busy_s],
             "gpu_purity": ledger.gpu_purity(), **ledger.grouping,
             "participants": len(participants), "dropped_clients": len(ledger.dropped),
+            "discarded_batches": ledger.discarded,
         }
         clock = end
         records.append(record)

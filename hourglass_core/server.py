@@ -61,6 +61,7 @@ class RoundLedger:
     samples: int = 0
     bytes_up: int = 0
     bytes_down: int = 0
+    discarded: int = 0    # batches whose client vanished before they were served
     swap_count: int = 0
     swap_time_s: float = 0.0
 
@@ -125,6 +126,9 @@ class Server:
             ready = self.free[gpu] = env.event()
             self._dispatch()
             batch = yield ready
+            if batch.client.gone:  # its client vanished: the features are discarded
+                ledger.discarded += 1
+                continue
             started = env.now
             ledger.served.append((gpu, batch.bucket))
             swap_s = self.system.make_resident(gpu, batch.client.id, ledger)
