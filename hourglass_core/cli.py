@@ -35,6 +35,7 @@ HELP = {
     "model": "cnn, resnet18, resnet18_narrow or vgg16_bn (default: by data set)",
     "cut_layer": "where to split the model (default: the model's default cut)",
     "target_accuracy": "test accuracy (fraction) for time-to-accuracy",
+    "max_train_samples": "train on a seeded random subset of this many samples (default: all)",
     "partitioner": "iid, dirichlet or shards (default: dirichlet if --non_iid else iid)",
     "shards_per_client": "classes per client for --partitioner shards",
     "min_partition_size": "fewest samples a client may get",

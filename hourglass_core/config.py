@@ -49,6 +49,7 @@ class ExperimentConfig:
     model: str | None = None          # None: cnn for digits/synthetic, resnet18_narrow for cifar10
     cut_layer: str | None = None      # None: the model's default cut
     target_accuracy: float | None = None
+    max_train_samples: int | None = None  # use a seeded random subset of the training set
     partitioner: str | None = None    # None: dirichlet when non_iid else iid; or "shards"
     shards_per_client: int = 2
     min_partition_size: int = 2
@@ -118,6 +119,8 @@ class ExperimentConfig:
                      "dff_history"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, getattr(self, name), "an integer >= 1")
+        if self.max_train_samples is not None and self.max_train_samples < 1:
+            raise ConfigError("max_train_samples", self.max_train_samples, "an integer >= 1, or unset for all")
         if self.gpu_capacity is not None and self.gpu_capacity < 1:
             raise ConfigError("gpu_capacity", self.gpu_capacity, "an integer >= 1, or unset for unlimited")
         if self.lsh_width is not None:

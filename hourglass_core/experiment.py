@@ -9,6 +9,7 @@ resumed run replays exactly what an uninterrupted one would have done.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -78,6 +79,10 @@ def prepare(config: ExperimentConfig) -> RunContext:
     for note in config.notes():
         log.warning("note: %s", note)
     data = load_dataset(config.dataset, config.data_dir, config.download, config.seed)
+    if config.max_train_samples is not None and config.max_train_samples < len(data.train_y):
+        keep = torch.from_numpy(np.sort(np.random.default_rng(config.seed).permutation(
+            len(data.train_y))[:config.max_train_samples]))
+        data = dataclasses.replace(data, train_x=data.train_x[keep], train_y=data.train_y[keep])
     partitions = partition(data.train_y.numpy(), config.num_clients, config.resolved_partitioner,
                            alpha=config.alpha, shards_per_client=config.shards_per_client,
                            min_size=config.min_partition_size, seed=config.seed)
@@ -169,6 +174,7 @@ def run(config: ExperimentConfig, on_round=None, resume: str | Path | None = Non
         participants, plans, drops = plan_round(ctx, r)
         wall_start = time.perf_counter()
         ledger, end = system.run_round(r, clock, participants, plans, drops, round_rng(config.seed, r, 3))
+        train_wall = time.perf_counter() - wall_start
         loss_sum = sum(float(loss) * n for loss, n in ledger.losses)
         train_loss = loss_sum / max(ledger.samples, 1)
         if not math.isfinite(train_loss):
@@ -176,13 +182,14 @@ def run(config: ExperimentConfig, on_round=None, resume: str | Path | None = Non
                                   f"the last good checkpoint and records are in {folder.path}")
         accuracy, test_loss = evaluate(system.eval_model(), ctx.data.test_x, ctx.data.test_y, ctx.devices[0])
         round_sim = end - clock
-        wall = time.perf_counter() - wall_start
+        wall = time.perf_counter() - wall_start  # training and evaluation
         record = {
             "round": r + 1, "test_accuracy": accuracy, "test_loss": test_loss, "train_loss": train_loss,
             "sim_time_s": float(end), "round_sim_s": float(round_sim),
-            "wall_time_s": (records[-1]["wall_time_s"] if records else 0.0) + wall, "round_wall_s": wall,
+            "wall_time_s": (records[-1]["wall_time_s"] if records else 0.0) + wall,
+            "round_wall_s": train_wall, "eval_wall_s": wall - train_wall,
             "samples": ledger.samples, "samples_per_s": ledger.samples / round_sim if round_sim else 0.0,
-            "wall_samples_per_s": ledger.samples / wall,
+            "wall_samples_per_s": ledger.samples / train_wall,
             "bytes_up": ledger.bytes_up, "bytes_down": ledger.bytes_down,
             "server_state_bytes": server_bytes, "swap_count": ledger.swap_count,
             "swap_time_s": ledger.swap_time_s,

@@ -14,7 +14,9 @@ design) or random.
 - DFF (dissimilar feature first, the paper's choice): a GPU takes the waiting batch
   whose bucket is least represented in its last `history` served batches, oldest
   first on ties, so every replica sees a representative mix and nothing starves.
-  When several GPUs are free, a batch goes to the one where its bucket is rarest.
+  When several equally fast GPUs are free, a batch goes to the one where its
+  bucket is rarest; placement still decides between GPUs of different speeds (a
+  batch never goes to a slow free GPU because its bucket is rarer there).
 """
 from __future__ import annotations
 
@@ -68,18 +70,33 @@ class SFF(Policy):
 
 
 class DFF(Policy):
-    def __init__(self, history: int):
+    def __init__(self, history: int, speeds: list[float] | None = None):
         self.history = history
+        self.speeds = speeds       # relative GPU speeds; None: all equal
         self.recent: dict[int, deque] = {}
 
+    def _speed(self, gpu: int) -> float:
+        return 1.0 if self.speeds is None else self.speeds[gpu]
+
     def assign(self, free_gpus, candidates_for):
-        """Over every free GPU and waiting batch: the batch least represented in that
-        GPU's history, then the oldest, then the GPU first in placement order. With
-        several GPUs free this also decides placement: a bucket goes where it is rare."""
+        """Placement picks the speed tier: the first free GPU (in placement order)
+        that may serve something, and every free GPU as fast as it. Over those GPUs
+        and their waiting batches: the batch least represented in that GPU's
+        history, then the oldest, then the GPU first in placement order. With
+        several equally fast GPUs free this also decides which one: a bucket goes
+        where it is rare. (Letting rarity override speed would send batches to a
+        slow GPU while a fast one idles, defeating capacity-aware placement.)"""
+        tier = None
         best = None
         for rank, gpu in enumerate(free_gpus):
+            if tier is not None and self._speed(gpu) != tier:
+                continue
+            candidates = candidates_for(gpu)
+            if not candidates:
+                continue
+            tier = self._speed(gpu)
             counts = Counter(self.recent.get(gpu, ()))
-            for age, batch in enumerate(candidates_for(gpu)):
+            for age, batch in enumerate(candidates):
                 key = (counts[batch.bucket], age, rank)
                 if best is None or key < best[0]:
                     best = (key, gpu, batch)
@@ -90,7 +107,7 @@ class DFF(Policy):
 
 
 def make_policy(config) -> Policy:
-    return {"fcfs": FCFS, "sff": SFF, "dff": lambda: DFF(config.dff_history)}[config.scheduler]()
+    return {"fcfs": FCFS, "sff": SFF, "dff": lambda: DFF(config.dff_history, config.resolved_gpu_speeds)}[config.scheduler]()
 
 
 class Placement:
