@@ -1,0 +1,64 @@
+"""The paper's comparisons at our scale.
+
+Real CIFAR-10, Dirichlet alpha 0.1, the CPU-sized ResNet (resnet18_narrow), N = 20
+and 50 clients, M = 1, 2, 4 virtual GPUs: simulated time to a target accuracy for
+Hourglass-DFF/FCFS/SFF, SplitFed-V1, SplitFed-V2 and FL; SplitFed-V1's swap share of
+time; final accuracy. Without a CIFAR-10 folder it says so and stops (exit 0), unless
+`--quick`, which runs a seconds-long digits version for CI.
+
+    python bench/paper_shape.py --data_dir DIR                 # the full run
+    python bench/paper_shape.py --quick                        # smoke run on digits
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import base_config, emit  # noqa: E402
+
+from hourglass_core import compare  # noqa: E402
+from hourglass_core.sweeps import paper_grid  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data_dir", default=None, help="CIFAR-10 image folder (train/<class>, test/<class>)")
+    parser.add_argument("--clients", default="20,50")
+    parser.add_argument("--gpus", default="1,2,4")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--max_train_samples", type=int, default=10000)
+    parser.add_argument("--target_accuracy", type=float, default=None,
+                        help="default: the best accuracy the weakest run reached")
+    parser.add_argument("--splitfed_capacity", type=int, default=4, help="SplitFed-V1 partitions per GPU")
+    parser.add_argument("--use_gpu", default="true")
+    parser.add_argument("--quick", action="store_true", help="digits, tiny sizes, for CI")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.dataset, args.model, args.clients, args.gpus, args.rounds = "digits", "cnn", "10", "1,2", 2
+        args.max_train_samples = None
+    elif not args.data_dir or not Path(args.data_dir).is_dir():
+        print(f"skipped: no CIFAR-10 folder (--data_dir {args.data_dir}); pass one, or --quick for digits")
+        emit({"skipped": True})
+        return
+    else:
+        args.dataset, args.model = "cifar10", "resnet18_narrow"
+    started = time.perf_counter()
+    rows = []
+    for n in [int(c) for c in args.clients.split(",")]:
+        base = base_config(args, model=args.model, num_clients=n, num_rounds=args.rounds, alpha=0.1,
+                           max_train_samples=args.max_train_samples)
+        table = compare(paper_grid(base, [int(m) for m in args.gpus.split(",")], args.splitfed_capacity),
+                        target_accuracy=args.target_accuracy)
+        print(f"\nN = {n} clients\n{table}")
+        for row in table.rows:
+            rows.append({"num_clients": n, **{k: v for k, v in row.items() if k != "run_dir"},
+                         "target_accuracy": table.target_accuracy})
+    emit({"dataset": args.dataset, "model": args.model, "wall_s": round(time.perf_counter() - started, 1),
+          "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
