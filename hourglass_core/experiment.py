@@ -94,6 +94,9 @@ def prepare(config: ExperimentConfig) -> RunContext:
                               config.cut_layer, seed=config.seed)
     costs = PartitionCosts.measure(split.client, split.server, data.input_shape)
     devices = pick_devices(config)
+    if devices[0].type == "cuda":  # hold the data on the device once, not per batch
+        data = dataclasses.replace(data, **{k: getattr(data, k).to(devices[0])
+                                            for k in ("train_x", "train_y", "test_x", "test_y")})
     split.client.to(devices[0])
     split.server.to(devices[0])
     cost = CostModel(config, costs, config.num_clients)
