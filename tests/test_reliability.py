@@ -95,3 +95,18 @@ def test_divergence_stops_with_a_clear_message_and_keeps_good_records(tmp_path, 
     kept = read_jsonl(folder / "rounds.jsonl")
     if kept:  # whatever rounds completed before the blow-up are intact and checkpointed
         assert load(folder / "checkpoint.pt")["next_round"] == len(kept)
+
+
+def test_stragglers_grow_the_kmeans_wait_but_not_lsh_dispatch(tmp_path):
+    """A share of clients `straggler_factor` times slower (cost_model.py): k-means
+    must wait for them every iteration, LSH dispatches each batch as it arrives."""
+    def wait(grouping, share):
+        config = ExperimentConfig(**TINY, num_rounds=1, scheduler="dff", grouping=grouping, straggler_share=share,
+                                  straggler_factor=20.0, client_speed_spread=0.0, client_gflops=0.001,
+                                  log_dir=str(tmp_path))
+        record = run(config).records[0]
+        return record["cluster_wait_s"] / record["samples"]
+
+    assert wait("kmeans", 0.4) > 2 * wait("kmeans", 0.0)
+    assert wait("lsh", 0.4) == pytest.approx(wait("lsh", 0.0), rel=0.05)
+    assert wait("lsh", 0.4) < wait("kmeans", 0.4) / 10
