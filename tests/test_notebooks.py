@@ -7,6 +7,7 @@ Run them with `pytest -m notebooks`.
 """
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,18 @@ def test_05_experiments(tmp_path):
     assert all(v["final_accuracy"] > CHANCE for v in sweep.values())
     for accuracies in r["non_iid_sweep"].values():
         assert all(a > CHANCE + 0.2 for a in accuracies.values())
+
+
+@pytest.mark.notebooks
+def test_00_quickstart_interactive_shows_figures_and_the_panel(tmp_path):
+    """The interactive path too: figures render offline and the control panel is displayed."""
+    execute("00_quickstart", tmp_path, interactive=True)
+    nb = load(tmp_path / "00_quickstart.out.ipynb")
+    kinds = [kind for cell in nb["cells"] for out in cell.get("outputs", []) for kind in out.get("data", {})]
+    assert "application/vnd.plotly.v1+json" in kinds
+    assert "application/vnd.jupyter.widget-view+json" in kinds
+    assert not any(out.get("output_type") == "error" for cell in nb["cells"] for out in cell.get("outputs", []))
+    html = [out["data"]["text/html"] for cell in nb["cells"] for out in cell.get("outputs", [])
+            if "text/html" in out.get("data", {})]
+    assert not any(re.search(r"src=[\"']https?://", "".join(h)) for h in html), "scripts must not load from a CDN"
+    assert any("plotly" in "".join(h) and len("".join(h)) > 1_000_000 for h in html)  # plotly.js embedded

@@ -1,8 +1,8 @@
 """Static plotly figures for the notebooks, and `show` to render them offline.
 
 Each builder returns a plain `go.Figure` (so headless runs can build and check it
-without displaying anything); `show(fig)` renders it in JupyterLab through the
-bundled plotly extension, with plotly.js embedded as a fallback: no CDN.
+without displaying anything); `show(fig)` renders it offline (no CDN): the
+plotly mime type for JupyterLab, HTML over an embedded plotly.js for other front ends.
 """
 from __future__ import annotations
 
@@ -11,14 +11,26 @@ from collections import Counter
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.colors import qualitative
+from plotly.offline import get_plotlyjs
 
 PALETTE = qualitative.Plotly
-RENDERER = "plotly_mimetype+notebook"   # both offline: JupyterLab's extension, or inline plotly.js
+_plotlyjs_sent = False
 
 
 def show(fig: go.Figure) -> None:
-    """Display `fig` offline."""
-    pio.show(fig, renderer=RENDERER)
+    """Display `fig` offline, with nothing fetched from a CDN: JupyterLab (and Notebook 7,
+    VS Code) draw the plotly mime type through the extension that ships with plotly; other
+    front ends get HTML that uses a copy of plotly.js embedded once per kernel session
+    (plotly's own "notebook" renderer would also link MathJax from a CDN)."""
+    global _plotlyjs_sent
+    from IPython.display import display
+
+    if not _plotlyjs_sent:
+        display({"text/html": f"<script type='text/javascript'>{get_plotlyjs()}</script>"}, raw=True)
+        _plotlyjs_sent = True
+    bundle = pio.renderers["plotly_mimetype"].to_mimebundle(fig.to_dict())
+    bundle["text/html"] = pio.to_html(fig, include_plotlyjs=False, include_mathjax=False, full_html=False)
+    display(bundle, raw=True)
 
 
 def _layout(fig: go.Figure, title: str, xaxis: str, yaxis: str, **more) -> go.Figure:
