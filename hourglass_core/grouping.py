@@ -73,9 +73,12 @@ class NoGrouping:
         self.server.enqueue(batch)
 
     def _release(self, batch) -> None:
+        self._count(batch)
+        self.server.enqueue(batch)
+
+    def _count(self, batch) -> None:
         self.stats.cluster_wait_s += self.env.now - batch.arrived_s
         self.stats.bucket_sizes[batch.bucket] += 1
-        self.server.enqueue(batch)
 
 
 class LSHGrouping(NoGrouping):
@@ -135,9 +138,20 @@ class KMeansGrouping(NoGrouping):
             len(group), dim, self.config.num_clusters, self.ITERATIONS)
         self.stats.cluster_time_s += charge
         yield self.env.timeout(charge)
-        for batch, label in sorted(zip(group, labels), key=lambda bl: (bl[0].arrived_s, bl[0].id)):
+        released = sorted(group, key=lambda b: (b.arrived_s, b.id))
+        for batch, label in zip(group, labels):
             batch.bucket = f"k{label}"
-            self._release(batch)
+        self._release_together(released)
+
+    def _release_together(self, batches) -> None:
+        """Release a clustered group at one instant: the scheduler must see the whole
+        group before a free GPU picks from it. (Enqueueing one by one would let an
+        idle GPU commit to the group's oldest batch before its bucket-mates are
+        even waiting, breaking SFF's back-to-back and DFF's mix on the first pick.)"""
+        for batch in batches:
+            self._count(batch)
+        self.server.waiting.extend(batches[:-1])
+        self.server.enqueue(batches[-1])   # joins the list and lets free GPUs choose
 
     def _labels(self, points: np.ndarray) -> np.ndarray:
         k = self.config.num_clusters
