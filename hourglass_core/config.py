@@ -60,7 +60,7 @@ class ExperimentConfig:
     grouping: str | None = None       # None: lsh for sff/dff, none for fcfs
     descriptor: str = "channel_stats"
     num_clusters: int = 4
-    lsh_width: float | None = None    # None: median distance between descriptors of a calibration sample
+    lsh_width: float | None = None    # None: twice the median distance between calibration descriptors
     lsh_hashes: int = 2
     dff_history: int = 8
     placement: str = "capacity"

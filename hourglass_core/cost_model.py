@@ -13,7 +13,7 @@ Our documented assumptions (all configurable, see `ExperimentConfig`):
   `client_gflops`, sigma `client_speed_spread`) and log-normal links (median
   `client_mbps`, same sigma) plus `client_latency_ms` per message;
 - a share `straggler_share` of clients (drawn from the seed) is `straggler_factor`
-  times slower in compute;
+  times slower, in compute and in its link;
 - a speed-1.0 GPU sustains `gpu_tflops`; mixed GPUs scale that by `gpu_speeds`;
   each server step also pays a fixed launch overhead of 0.5 ms;
 - host<->GPU copies (SplitFed-V1 swaps) run at `host_gpu_gbps`;
@@ -91,6 +91,7 @@ class CostModel:
         self.client_bytes_per_s = config.client_mbps * 1e6 / 8 * rng.lognormal(0.0, spread, num_clients)
         stragglers = rng.random(num_clients) < config.straggler_share
         self.client_flops[stragglers] /= config.straggler_factor
+        self.client_bytes_per_s[stragglers] /= config.straggler_factor
         self.stragglers = np.flatnonzero(stragglers)
         self.latency_s = config.client_latency_ms / 1000
         self.gpu_flops = [config.gpu_tflops * 1e12 * s for s in config.resolved_gpu_speeds]

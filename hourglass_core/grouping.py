@@ -72,13 +72,11 @@ class NoGrouping:
     def admit(self, batch) -> None:
         self.server.enqueue(batch)
 
-    def _release(self, batch) -> None:
-        self._count(batch)
-        self.server.enqueue(batch)
-
-    def _count(self, batch) -> None:
-        self.stats.cluster_wait_s += self.env.now - batch.arrived_s
-        self.stats.bucket_sizes[batch.bucket] += 1
+    def _release(self, *batches) -> None:
+        for batch in batches:
+            self.stats.cluster_wait_s += self.env.now - batch.arrived_s
+            self.stats.bucket_sizes[batch.bucket] += 1
+        self.server.enqueue(*batches)
 
 
 class LSHGrouping(NoGrouping):
@@ -138,20 +136,9 @@ class KMeansGrouping(NoGrouping):
             len(group), dim, self.config.num_clusters, self.ITERATIONS)
         self.stats.cluster_time_s += charge
         yield self.env.timeout(charge)
-        released = sorted(group, key=lambda b: (b.arrived_s, b.id))
         for batch, label in zip(group, labels):
             batch.bucket = f"k{label}"
-        self._release_together(released)
-
-    def _release_together(self, batches) -> None:
-        """Release a clustered group at one instant: the scheduler must see the whole
-        group before a free GPU picks from it. (Enqueueing one by one would let an
-        idle GPU commit to the group's oldest batch before its bucket-mates are
-        even waiting, breaking SFF's back-to-back and DFF's mix on the first pick.)"""
-        for batch in batches:
-            self._count(batch)
-        self.server.waiting.extend(batches[:-1])
-        self.server.enqueue(batches[-1])   # joins the list and lets free GPUs choose
+        self._release(*sorted(group, key=lambda b: (b.arrived_s, b.id)))
 
     def _labels(self, points: np.ndarray) -> np.ndarray:
         k = self.config.num_clusters

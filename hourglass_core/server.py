@@ -43,6 +43,7 @@ class FeatureBatch:
     reply: simpy.Event
     descriptor: np.ndarray | None = None
     bucket: str | None = None
+    ready_s: float | None = None   # when grouping released it to the waiting list
 
     @property
     def size(self) -> int:
@@ -68,15 +69,34 @@ class RoundLedger:
     def __post_init__(self):
         self.busy_s = [0.0] * self.num_gpus
 
-    def gpu_purity(self) -> float | None:
-        """Mean over GPUs of the share of its batches that fall in its most common bucket."""
+    def _bucket_counts(self) -> dict[int, Counter]:
         per_gpu: dict[int, Counter] = {}
         for gpu, bucket in self.served:
             if bucket is not None:
                 per_gpu.setdefault(gpu, Counter())[bucket] += 1
+        return per_gpu
+
+    def gpu_purity(self) -> float | None:
+        """Mean over GPUs of the share of its batches that fall in its most common bucket."""
+        per_gpu = self._bucket_counts()
         if not per_gpu:
             return None
         return float(np.mean([c.most_common(1)[0][1] / sum(c.values()) for c in per_gpu.values()]))
+
+    def gpu_mix_distance(self) -> float | None:
+        """Mean over GPUs of the total-variation distance between the GPU's bucket
+        histogram and the overall one: 0 when every GPU sees the overall mix (DFF's
+        aim), near 1 when each GPU sees its own buckets (SFF)."""
+        per_gpu = self._bucket_counts()
+        if not per_gpu:
+            return None
+        overall = sum(per_gpu.values(), Counter())
+        total = sum(overall.values())
+        distances = []
+        for counts in per_gpu.values():
+            n = sum(counts.values())
+            distances.append(0.5 * sum(abs(counts[b] / n - overall[b] / total) for b in overall))
+        return float(np.mean(distances))
 
 
 class Server:
@@ -102,13 +122,20 @@ class Server:
         self.grouping.admit(batch)
         return batch.reply
 
-    def enqueue(self, batch: FeatureBatch) -> None:
-        """The batch is ready to be scheduled."""
-        self.waiting.append(batch)
+    def enqueue(self, *batches: FeatureBatch) -> None:
+        """These batches are ready to be scheduled; a group joins the waiting list at
+        one instant, so the policy sees all of it before a free GPU picks."""
+        for batch in batches:
+            batch.ready_s = self.env.now
+        self.waiting.extend(batches)
         self._dispatch()
 
     # ------------------------------------------------------------ dispatch
     def _dispatch(self) -> None:
+        gone = [b for b in self.waiting if b.client.gone]
+        if gone:  # clients that vanished: their waiting features are discarded
+            self.ledger.discarded += len(gone)
+            self.waiting = [b for b in self.waiting if not b.client.gone]
         while self.waiting and self.free:
             choice = self.policy.assign(self.placement.order(list(self.free)),
                                         lambda gpu: self.system.servable(gpu, self.waiting))
@@ -146,6 +173,7 @@ class Server:
             if self.record_events:
                 ledger.events.append({"client": batch.client.id, "iteration": batch.iteration,
                                       "gpu": gpu, "bucket": batch.bucket, "samples": batch.size,
-                                      "arrive_s": batch.arrived_s, "start_s": started,
+                                      "arrive_s": batch.arrived_s, "ready_s": batch.ready_s,
+                                      "start_s": started,
                                       "end_s": env.now, "swap_s": swap_s})
             batch.reply.succeed(batch)
