@@ -14,20 +14,31 @@ model; the paper does not use it.
 
 ``resnet18``: torchvision's ResNet-18 with the usual CIFAR stem (3x3 conv, stride 1,
 no max-pool) for 32x32 inputs. Stages ``stem``, ``layer1``..``layer4``, ``head``
-(average pool, flatten, linear). It is one of the CNNs the Hourglass paper (He et al.,
-EuroSys 2025) trains on CIFAR-10, but at full width with the CIFAR stem it trains at
-only about 83 samples/s on a 2-core CPU, so it is for GPUs.
+(average pool, flatten, linear). The standard CIFAR-10 residual network next to the
+paper's VGG-16; at full width with the CIFAR stem it trains at only about 83 samples/s
+on a quiet 2-core CPU (DESIGN.md), so it is for GPU runs.
 
 ``resnet18_narrow``: the same ResNet-18 layout (same stages, torchvision's
 ``BasicBlock``, torchvision's initialisation) with base width 16 instead of 64
-(channels 16/32/64/128), sized for classroom CPUs. Measured on the kit's 2-core CPU
-(batch 32, 3x32x32, SGD, train mode, forward + backward + step, warm), the narrow
-network runs at about 590 samples/s with the CIFAR stem and about 2,500 samples/s with
-torchvision's ImageNet stem (7x7 stride-2 conv + max-pool). We keep the **CIFAR
-stem**: several hundred samples/s is fast enough for a classroom CIFAR-10 run, while
-the ImageNet stem shrinks a 32x32 image to 8x8 before the first residual stage and
-learns CIFAR-10 noticeably worse. (For comparison, measured the same way: full-width
-ResNet-18 with the CIFAR stem about 80 samples/s, with the ImageNet stem about 600.)
+(channels 16/32/64/128), sized for classroom CPUs, with the **CIFAR stem**. Training
+throughput on the kit's 2-core CPU (batch 32, 3x32x32, SGD, train mode, forward +
+backward + step, warm; best of repeated runs on a machine shared with other jobs, so
+roughly 0.6x of a quiet machine's figures, which DESIGN.md puts at 83 for the
+full-width CIFAR-stem network and ~870 for this one), in samples/s:
+
+    ==================  ==========  ==================================
+    network             CIFAR stem  ImageNet stem (7x7/2 + max-pool)
+    ==================  ==========  ==================================
+    resnet18            53          436
+    resnet18_narrow     499         1888
+    vgg16_bn            96          (no stem)
+    ==================  ==========  ==================================
+
+The ImageNet stem is 4x faster still, but it shrinks a 32x32 image to 8x8 before the
+first residual stage and learns CIFAR-10 worse (one pass over the same 20,000 random
+training images, SGD lr 0.05 with momentum: 40.5% accuracy on 2,000 test images
+against 45.6% with the CIFAR stem), while the CIFAR stem already gives the several
+hundred samples/s a classroom run needs.
 
 ``vgg16_bn``: VGG-16 with batch norm, the paper's main model (its single-GPU
 headline is VGG-16 on CIFAR-10: 86.82% for Hourglass against 80.6% for SplitFed).
@@ -39,6 +50,7 @@ needs inputs of at least 32x32 (five 2x2 max-pools).
 
 from __future__ import annotations
 
+import numbers
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
@@ -66,7 +78,8 @@ class SplitModel:
 
     def full(self) -> nn.Sequential:
         """Client stages followed by server stages, sharing the same modules."""
-        return nn.Sequential(OrderedDict([*self.client.named_children(), *self.server.named_children()]))
+        stages = [*self.client.named_children(), *self.server.named_children()]
+        return nn.Sequential(OrderedDict(stages))
 
 
 @dataclass(frozen=True)
@@ -96,18 +109,18 @@ def _init_like_torchvision(module: nn.Module) -> None:
 def _cnn(num_classes: int, in_channels: int) -> Stages:
     return [
         ("conv1", nn.Sequential(nn.Conv2d(in_channels, 16, 3, padding=1), nn.ReLU())),
-        ("conv2", nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4))),
+        ("conv2", nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+                                nn.AdaptiveAvgPool2d(4))),
         ("head", nn.Sequential(nn.Flatten(), nn.Linear(32 * 4 * 4, num_classes))),
     ]
 
 
 def _cifar_stem(in_channels: int, width: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, width, 3, stride=1, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
-    )
+    conv = nn.Conv2d(in_channels, width, 3, stride=1, padding=1, bias=False)
+    return nn.Sequential(conv, nn.BatchNorm2d(width), nn.ReLU(inplace=True))
 
 
-def _resnet_head(features: int, num_classes: int) -> nn.Sequential:
+def _pool_linear_head(features: int, num_classes: int) -> nn.Sequential:
     return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(features, num_classes))
 
 
@@ -123,21 +136,23 @@ def _resnet18(num_classes: int, in_channels: int) -> Stages:
 
 
 def _basic_layer(in_planes: int, planes: int, stride: int) -> nn.Sequential:
-    """Two BasicBlocks, the first with a 1x1 projection when the shape changes (as torchvision)."""
+    """Two BasicBlocks, the first with a 1x1 projection if the shape changes (as torchvision)."""
     down = None
     if stride != 1 or in_planes != planes:
-        down = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes))
+        conv = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
+        down = nn.Sequential(conv, nn.BatchNorm2d(planes))
     return nn.Sequential(BasicBlock(in_planes, planes, stride, down), BasicBlock(planes, planes))
 
 
-def _resnet18_narrow(num_classes: int, in_channels: int, width: int = 16) -> Stages:
+def _resnet18_narrow(num_classes: int, in_channels: int) -> Stages:
+    width = 16
     widths = [width, 2 * width, 4 * width, 8 * width]
     stages: Stages = [("stem", _cifar_stem(in_channels, width))]
     in_planes = width
     for i, planes in enumerate(widths, start=1):
         stages.append((f"layer{i}", _basic_layer(in_planes, planes, stride=1 if i == 1 else 2)))
         in_planes = planes
-    stages.append(("head", _resnet_head(in_planes, num_classes)))
+    stages.append(("head", _pool_linear_head(in_planes, num_classes)))
     for _, stage in stages:
         _init_like_torchvision(stage)
     return stages
@@ -156,24 +171,25 @@ def _vgg16_bn(num_classes: int, in_channels: int) -> Stages:
         if isinstance(layer, nn.MaxPool2d):
             stages.append((f"block{len(stages) + 1}", nn.Sequential(*block)))
             block = []
-    stages.append(("head", _resnet_head(512, num_classes)))
+    stages.append(("head", _pool_linear_head(512, num_classes)))
     return stages
 
 
 _RESNET_STAGES = ("stem", "layer1", "layer2", "layer3", "layer4", "head")
 
 MODELS: dict[str, ModelSpec] = {
-    "cnn": ModelSpec(_cnn, ("conv1", "conv2", "head"), "conv1", "small 2-conv CNN for 8x8 digits or any small image"),
-    "resnet18": ModelSpec(_resnet18, _RESNET_STAGES, "layer1", "ResNet-18, CIFAR stem, for 32x32 images (GPU-sized)"),
+    "cnn": ModelSpec(
+        _cnn, ("conv1", "conv2", "head"), "conv1",
+        "small 2-conv CNN for 8x8 digits or any small image"),
+    "resnet18": ModelSpec(
+        _resnet18, _RESNET_STAGES, "layer1",
+        "ResNet-18, CIFAR stem, for 32x32 images (GPU-sized)"),
     "resnet18_narrow": ModelSpec(
-        _resnet18_narrow, _RESNET_STAGES, "layer1", "ResNet-18, width 16, CIFAR stem, for 32x32 images (CPU-sized)"
-    ),
+        _resnet18_narrow, _RESNET_STAGES, "layer1",
+        "ResNet-18, width 16, CIFAR stem, for 32x32 images (CPU-sized)"),
     "vgg16_bn": ModelSpec(
-        _vgg16_bn,
-        ("block1", "block2", "block3", "block4", "block5", "head"),
-        "block2",
-        "VGG-16 with batch norm and a CIFAR head, for 32x32 images (the paper's main model)",
-    ),
+        _vgg16_bn, ("block1", "block2", "block3", "block4", "block5", "head"), "block2",
+        "VGG-16 with batch norm and a CIFAR head, for 32x32 images (the paper's main model)"),
 }
 
 
@@ -189,7 +205,11 @@ def cut_points(name: str) -> tuple[str, ...]:
 
 
 def build_split_model(
-    name: str, num_classes: int, input_shape: tuple[int, int, int], cut_layer: str | None = None, seed: int = 0
+    name: str,
+    num_classes: int,
+    input_shape: tuple[int, int, int],
+    cut_layer: str | None = None,
+    seed: int = 0,
 ) -> SplitModel:
     """Build model ``name`` for inputs of shape (C, H, W), cut after ``cut_layer``.
 
@@ -199,28 +219,38 @@ def build_split_model(
     spec = _spec(name)
     cut = spec.default_cut if cut_layer is None else cut_layer
     if cut not in spec.cut_points:
-        raise ConfigError("cut_layer", cut, f"one of {', '.join(spec.cut_points)} for model {name}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        allowed = f"one of {', '.join(spec.cut_points)} for model {name}"
+        raise ConfigError("cut_layer", cut, allowed)
+    if not _is_int(num_classes) or num_classes < 1:
         raise ConfigError("num_classes", num_classes, "an integer >= 1")
-    if len(input_shape) != 3 or not all(isinstance(d, int) and d >= 1 for d in input_shape):
-        raise ConfigError("input_shape", input_shape, "three positive integers (channels, height, width)")
+    if not (isinstance(input_shape, (tuple, list)) and len(input_shape) == 3
+            and all(_is_int(d) and d >= 1 for d in input_shape)):
+        allowed = "three positive integers (channels, height, width)"
+        raise ConfigError("input_shape", input_shape, allowed)
+    input_shape = tuple(int(d) for d in input_shape)
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         stages = spec.builder(num_classes, input_shape[0])
     split = [n for n, _ in stages].index(cut) + 1
-    model = SplitModel(name, cut, nn.Sequential(OrderedDict(stages[:split])), nn.Sequential(OrderedDict(stages[split:])))
-    _check_input_fits(model, tuple(input_shape))
+    client, server = OrderedDict(stages[:split]), OrderedDict(stages[split:])
+    model = SplitModel(name, cut, nn.Sequential(client), nn.Sequential(server))
+    _check_input_fits(model, input_shape)
     return model
 
 
+def _is_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
 def _check_input_fits(model: SplitModel, input_shape: tuple[int, int, int]) -> None:
-    """Dry forward of a zero batch of 2 in eval mode; a model that cannot take the input is a ConfigError."""
+    """Dry forward of a zero batch of 2 in eval mode; a ConfigError if the model cannot take it."""
     full = model.full().eval()
     try:
         with torch.no_grad():
             full(torch.zeros(2, *input_shape))
     except (RuntimeError, ValueError) as exc:
-        raise ConfigError("model", model.name, f"a model that accepts input shape {input_shape} ({exc})") from None
+        allowed = f"a model that accepts input shape {input_shape} ({exc})"
+        raise ConfigError("model", model.name, allowed) from None
     finally:
         full.train()
