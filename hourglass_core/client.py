@@ -62,8 +62,8 @@ class Client:
             batches += [order[i:i + self.config.batch_size] for i in range(0, len(order), self.config.batch_size)]
         return [b for b in batches if len(b) > 1]
 
-    def inputs(self, batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        index = torch.from_numpy(batch)
+    def inputs(self, samples: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.from_numpy(samples)
         return self.data.train_x[index], self.data.train_y[index]
 
     # ------------------------------------------------------------ model lifecycle
@@ -81,10 +81,10 @@ class Client:
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.model(inputs.to(self.device))
 
-    def describe(self, inputs: torch.Tensor) -> np.ndarray:
+    def describe(self, samples: np.ndarray) -> np.ndarray:
         """The descriptor of the features this batch uploads (for grouping)."""
         with torch.no_grad(), preserved_buffers(self.model):
-            return describe(self.forward(inputs), self.config.descriptor)
+            return describe(self.forward(self.inputs(samples)[0]), self.config.descriptor)
 
     def backward(self, features: torch.Tensor, grad: torch.Tensor) -> None:
         features.backward(grad)
@@ -110,11 +110,10 @@ class Client:
         ledger.bytes_down += c.client_model_bytes
         yield env.timeout(cost.transfer_s(self.id, c.client_model_bytes))
         for iteration, batch in enumerate(batches):
-            inputs, labels = self.inputs(batch)
             yield env.timeout(cost.client_forward_s(self.id, len(batch)))
             ledger.bytes_up += cost.feature_bytes(len(batch))
             yield env.timeout(cost.transfer_s(self.id, cost.feature_bytes(len(batch))))
-            reply = server.submit(self, iteration, inputs, labels)
+            reply = server.submit(self, iteration, batch)
             if iteration == drop_at:  # vanish with these features in flight
                 self.gone = True
                 server.grouping.withdraw(range(iteration + 1, len(batches)))

@@ -119,8 +119,7 @@ def calibration_descriptors(ctx: RunContext, clients: int = 32) -> np.ndarray:
     client.start(ctx.split.client)
     vectors = []
     for other in ctx.clients[:clients]:
-        inputs, _ = other.inputs(other.indices[:ctx.config.batch_size])
-        vectors.append(client.describe(inputs))
+        vectors.append(client.describe(other.indices[:ctx.config.batch_size]))
     client.finish()
     return np.stack(vectors)
 
@@ -150,6 +149,22 @@ def plan_round(ctx: RunContext, round_index: int):
         if drop_rng.random() < config.dropout_prob:
             drops[c.id] = int(drop_rng.integers(0, len(plans[c.id])))
     return participants, plans, drops
+
+
+def describe_round(ctx: RunContext, round_index: int = 0) -> list[dict]:
+    """Every batch a round would upload, with its feature descriptor and majority
+    label, under the current global client model (for looking at grouping: PCA
+    views, bucket quality). BatchNorm statistics are left untouched."""
+    participants, plans, _ = plan_round(ctx, round_index)
+    rows = []
+    for client in participants:
+        client.start(ctx.split.client)
+        for iteration, samples in enumerate(plans[client.id]):
+            labels = ctx.data.train_y[torch.from_numpy(samples)]
+            rows.append({"client": client.id, "iteration": iteration, "samples": samples,
+                         "descriptor": client.describe(samples), "majority_class": int(torch.mode(labels).values)})
+        client.finish()
+    return rows
 
 
 def run(config: ExperimentConfig, on_round=None, resume: str | Path | None = None) -> RunResult:

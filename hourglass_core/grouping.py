@@ -141,17 +141,25 @@ class KMeansGrouping(NoGrouping):
         self._release(*sorted(group, key=lambda b: (b.arrived_s, b.id)))
 
     def _labels(self, points: np.ndarray) -> np.ndarray:
-        k = self.config.num_clusters
-        previous = self.centroids.get("value")
-        if len(points) < k:
-            if previous is None:
-                return np.arange(len(points))
-            return np.argmin(((points[:, None, :] - previous[None]) ** 2).sum(-1), axis=1)
-        init = previous if previous is not None else "k-means++"
-        km = KMeans(n_clusters=k, init=init, n_init=1, max_iter=self.ITERATIONS,
-                    random_state=self.config.seed).fit(points)
-        self.centroids["value"] = km.cluster_centers_
-        return km.labels_
+        labels, centers = kmeans_labels(points, self.config.num_clusters, self.config.seed,
+                                        self.centroids.get("value"), self.ITERATIONS)
+        self.centroids["value"] = centers
+        return labels
+
+
+def kmeans_labels(points: np.ndarray, k: int, seed: int, previous: np.ndarray | None = None,
+                  max_iter: int = KMeansGrouping.ITERATIONS) -> tuple[np.ndarray, np.ndarray | None]:
+    """Cluster `points` into k groups, warm-started from `previous` centroids when
+    given (so ids stay stable across iterations). With fewer points than k, each
+    point joins its nearest previous centroid (or its own group at the start).
+    Returns (labels, centroids to carry on)."""
+    if len(points) < k:
+        if previous is None:
+            return np.arange(len(points)), None
+        return np.argmin(((points[:, None, :] - previous[None]) ** 2).sum(-1), axis=1), previous
+    init = previous if previous is not None else "k-means++"
+    km = KMeans(n_clusters=k, init=init, n_init=1, max_iter=max_iter, random_state=seed).fit(points)
+    return km.labels_, km.cluster_centers_
 
 
 def make_grouping(env, server, cost, config, shared_state: dict):

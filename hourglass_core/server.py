@@ -20,25 +20,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
-import torch
 
 
 @dataclass(eq=False)
 class FeatureBatch:
     """One client's feature batch (smashed data) travelling through the server.
 
-    It carries the client's *inputs*, not its activations: the client's model cannot
-    change while it waits for its gradient, so the features are computed (with their
-    autograd graph) only when a GPU serves the batch, exactly what they would have
-    been at upload time. Queued batches therefore hold no activations, and memory
-    does not grow with the number of clients waiting (DESIGN.md section 4).
+    It carries the indices of the client's samples, not its activations: the
+    client's model cannot change while it waits for its gradient, so the features
+    are computed (with their autograd graph) only when a GPU serves the batch,
+    exactly what they would have been at upload time. Queued batches therefore hold
+    no tensors at all, and memory does not grow with the number of clients waiting
+    (DESIGN.md section 4).
     """
 
     id: int
     client: object
     iteration: int
-    inputs: torch.Tensor
-    labels: torch.Tensor
+    samples: np.ndarray          # indices into the training set
     arrived_s: float
     reply: simpy.Event
     descriptor: np.ndarray | None = None
@@ -47,7 +46,7 @@ class FeatureBatch:
 
     @property
     def size(self) -> int:
-        return len(self.labels)
+        return len(self.samples)
 
 
 @dataclass
@@ -113,12 +112,11 @@ class Server:
             env.process(self._gpu(gpu))
 
     # ------------------------------------------------------------ arrivals
-    def submit(self, client, iteration, inputs, labels) -> simpy.Event:
+    def submit(self, client, iteration, samples) -> simpy.Event:
         """A client's upload has arrived; returns the event its gradient will fire."""
-        batch = FeatureBatch(next(self._ids), client, iteration, inputs, labels,
-                             self.env.now, self.env.event())
+        batch = FeatureBatch(next(self._ids), client, iteration, samples, self.env.now, self.env.event())
         if self.grouping.needs_descriptors:
-            batch.descriptor = client.describe(inputs)
+            batch.descriptor = client.describe(samples)
         self.grouping.admit(batch)
         return batch.reply
 
@@ -162,9 +160,10 @@ class Server:
             if swap_s:
                 yield env.timeout(swap_s)
             replica = self.system.replica_for(gpu, batch.client.id)
-            features = batch.client.forward(batch.inputs)
+            inputs, labels = batch.client.inputs(batch.samples)
+            features = batch.client.forward(inputs)
             smashed = features.detach().to(replica.device).requires_grad_()
-            loss = replica.train_step(smashed, batch.labels.to(replica.device))
+            loss = replica.train_step(smashed, labels.to(replica.device))
             batch.client.backward(features, smashed.grad.to(features.device))
             yield env.timeout(self.cost.server_step_s(gpu, batch.size))
             ledger.busy_s[gpu] += env.now - started

@@ -123,6 +123,10 @@ class FakeClient:
         self.weight = torch.ones((), requires_grad=True)
         self.grads = []                     # every gradient this client was handed
 
+    def inputs(self, samples):
+        """A fake batch whose labels encode (client, iteration): samples holds that code."""
+        return torch.randn(len(samples), 3), torch.from_numpy(samples)
+
     def forward(self, inputs):
         return inputs * self.weight
 
@@ -149,10 +153,9 @@ def simulate(policy, speeds, num_clients=12, iterations=6, placement="capacity",
     def life(client):
         for it in range(iterations):
             yield env.timeout(float(rng.uniform(0.0, 3.0)))
-            inputs = torch.randn(4, 3)
-            labels = torch.full((4,), code(client.id, it))
-            got = yield server.submit(client, it, inputs, labels)
-            if not (got.client is client and got.iteration == it and got.inputs is inputs):
+            samples = np.full(4, code(client.id, it), dtype=np.int64)
+            got = yield server.submit(client, it, samples)
+            if not (got.client is client and got.iteration == it and got.samples is samples):
                 problems.append(f"client {client.id} it {it}: reply carried client "
                                 f"{got.client.id} it {got.iteration}")
             if len(client.grads) != it + 1:
@@ -474,15 +477,15 @@ def test_every_batch_is_served_once_and_answered_to_its_sender(tmp_path, monkeyp
             problems.append(f"client {self.id}: gradient {tuple(grad.shape)} for features {tuple(features.shape)}")
         original_backward(self, features, grad)
 
-    def submit(self, client, iteration, inputs, labels):
-        reply = original_submit(self, client, iteration, inputs, labels)
+    def submit(self, client, iteration, samples):
+        reply = original_submit(self, client, iteration, samples)
         before = backward_calls[client.id]
 
         def check(event):   # runs before the client's process resumes
             batch = event.value
             replies.append((client.id, iteration))
-            if not (batch.client is client and batch.iteration == iteration and batch.inputs is inputs
-                    and batch.labels is labels and batch.reply is event):
+            if not (batch.client is client and batch.iteration == iteration and batch.samples is samples
+                    and batch.reply is event):
                 problems.append(f"client {client.id} it {iteration}: answered with another batch")
             if backward_calls[client.id] != before + 1:
                 problems.append(f"client {client.id} it {iteration}: "
