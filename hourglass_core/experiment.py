@@ -131,6 +131,17 @@ def median_distance(vectors: np.ndarray) -> float:
     return float(np.median(upper)) if len(upper) and np.median(upper) > 0 else 1.0
 
 
+def resolved_settings(ctx: RunContext) -> dict:
+    """What the defaults of a config turned into for this run (for config.json)."""
+    config = ctx.config
+    lsh = ctx.grouping_state.get("lsh")
+    return {"model": config.resolved_model, "cut_layer": ctx.split.cut_layer,
+            "partitioner": config.resolved_partitioner, "grouping": config.resolved_grouping,
+            "gpu_speeds": config.resolved_gpu_speeds, "devices": [str(d) for d in ctx.devices],
+            "partition_sizes": [len(p) for p in ctx.partitions], "stragglers": ctx.cost.stragglers.tolist(),
+            "lsh_width": lsh.width if lsh else None}
+
+
 def round_rng(seed: int, round_index: int, stream: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, round_index, stream]))
 
@@ -177,13 +188,8 @@ def run(config: ExperimentConfig, on_round=None, resume: str | Path | None = Non
     system = make_system(ctx)
     if resume is None:
         folder = RunFolder.create(config)
-        folder.write_config({**config.to_dict(), "resolved": {
-            "model": config.resolved_model, "cut_layer": ctx.split.cut_layer,
-            "partitioner": config.resolved_partitioner, "grouping": config.resolved_grouping,
-            "gpu_speeds": config.resolved_gpu_speeds, "devices": [str(d) for d in ctx.devices],
-            "partition_sizes": [len(p) for p in ctx.partitions],
-            "stragglers": ctx.cost.stragglers.tolist(),
-            "lsh_width": ctx.grouping_state["lsh"].width if "lsh" in ctx.grouping_state else None}, "versions": checkpoint.versions()})
+        folder.write_config({**config.to_dict(), "resolved": resolved_settings(ctx),
+                             "versions": checkpoint.versions()})
         start, clock, records = 0, 0.0, []
     else:
         start, clock = checkpoint.restore(state, system, ctx)
@@ -222,7 +228,7 @@ def run(config: ExperimentConfig, on_round=None, resume: str | Path | None = Non
         clock = end
         records.append(record)
         if config.events:
-            folder.append(folder.events_path, [{"round": r, **e} for e in ledger.events])
+            folder.append(folder.events_path, [{"round": r + 1, **e} for e in ledger.events])
         folder.append(folder.rounds_path, [record])
         checkpoint.save(folder.checkpoint_path, config, system, ctx, r + 1, clock)
         if on_round is not None:

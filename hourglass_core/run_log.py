@@ -91,7 +91,7 @@ class RunFolder:
         """Keep only the first `rounds` round records (and their events), for resume."""
         write_lines(self.rounds_path, read_jsonl(self.rounds_path)[:rounds])
         if self.events_path.exists():
-            write_lines(self.events_path, [e for e in read_jsonl(self.events_path) if e["round"] < rounds])
+            write_lines(self.events_path, [e for e in read_jsonl(self.events_path) if e["round"] <= rounds])
 
     def write_summary(self, summary: dict) -> None:
         write_json_atomic(self.path / "summary.json", summary)

@@ -507,7 +507,7 @@ def test_every_batch_is_served_once_and_answered_to_its_sender(tmp_path, monkeyp
         participants, plans, drops = plan_round(ctx, r)
         assert not drops
         planned = sorted((c.id, it) for c in participants for it in range(len(plans[c.id])))
-        served = sorted((e["client"], e["iteration"]) for e in events if e["round"] == r)
+        served = sorted((e["client"], e["iteration"]) for e in events if e["round"] == r + 1)
         assert served == planned, f"round {r}"   # each (client, iteration) exactly once
         assert result.records[r]["samples"] == sum(len(b) for c in participants for b in plans[c.id])
     assert sorted(replies) == sorted((e["client"], e["iteration"]) for e in events)
