@@ -7,7 +7,7 @@ from torch.nn import functional as F
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device, batch_size: int = 1000) -> tuple[float, float]:
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device, batch_size: int = 250) -> tuple[float, float]:
     """Top-1 accuracy and mean cross-entropy of `model` on (x, y)."""
     model.eval()
     correct, loss = 0, 0.0
