@@ -343,10 +343,7 @@ def test_voila_panel_trains_in_chromium(chromium, voila):
         # icons, so refusing these changes nothing); anything else from the network is ours: a bug.
         ours = [url for url in context.refused if not VOILA_TEMPLATE_CDN.match(url)]
         assert ours == [], f"the app tried to reach beyond the local server: {ours}"
-        if not all(c["title"] for c in charts):
-            # Known: LiveCharts sets each FigureWidget's layout after creating it, and plotly syncs
-            # only the creation-time layout as widget state; Voila builds the views from that state
-            # after the notebook ran, so the relayout messages (titles, sizes, y range) are lost.
-            pytest.xfail(f"live charts lose their layout in Voila (widgets/charts.py): titles {charts}")
+        # Views built after the notebook ran (Voila) keep the charts' titles (layout set at construction)
+        assert all(c["title"] for c in charts), charts
     finally:
         context.close()

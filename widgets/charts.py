@@ -25,22 +25,22 @@ PALETTE = qualitative.Plotly
 
 
 def _figure(title: str, xaxis: str, yaxis: str, **layout) -> go.FigureWidget:
-    fig = go.FigureWidget()
-    fig.update_layout(title=title, xaxis_title=xaxis, yaxis_title=yaxis, height=320, width=470,
-                      margin=dict(l=55, r=10, t=45, b=45), legend=dict(font=dict(size=10)), **layout)
-    return fig
+    """The layout is given at construction: only that is kept as widget state, which
+    views opened later (Voila, a reloaded page) are built from."""
+    return go.FigureWidget(layout=dict(title=title, xaxis_title=xaxis, yaxis_title=yaxis, height=320, width=470,
+                                       margin=dict(l=55, r=10, t=45, b=45), legend=dict(font=dict(size=10)),
+                                       **layout))
 
 
 class LiveCharts:
     """Accuracy by round, accuracy by simulated time and per-GPU busy share, one trace per run."""
 
     def __init__(self):
-        self.by_round = _figure("Test accuracy by round", "round", "accuracy")
-        self.by_time = _figure("Test accuracy by simulated time", "simulated time (s)", "accuracy")
+        self.by_round = _figure("Test accuracy by round", "round", "accuracy", yaxis_range=[0, 1])
+        self.by_time = _figure("Test accuracy by simulated time", "simulated time (s)", "accuracy",
+                               yaxis_range=[0, 1])
         self.gpu_busy = _figure("GPU busy share (mean over rounds)", "GPU", "share of round time busy",
                                 barmode="group")
-        for fig in (self.by_round, self.by_time):
-            fig.update_yaxes(range=[0, 1])
         self.labels: list[str] = []
         self._busy: list[list[float]] = []   # the current run's per-round busy shares
         self.widget = W.VBox([W.HBox([self.by_round, self.by_time]), self.gpu_busy])
