@@ -33,11 +33,15 @@ def main(argv=None):
     parser.add_argument("--target_accuracy", type=float, default=None,
                         help="default: the best accuracy the weakest run reached")
     parser.add_argument("--splitfed_capacity", type=int, default=4, help="SplitFed-V1 partitions per GPU")
+    parser.add_argument("--gpu_tflops", type=float, default=0.15,
+                        help="effective speed of a virtual GPU; the default makes 20 clients load one GPU "
+                             "about as hundreds load a real one in the paper (see bench/README.md)")
     parser.add_argument("--use_gpu", default="true")
     parser.add_argument("--quick", action="store_true", help="digits, tiny sizes, for CI")
     args = parser.parse_args(argv)
     if args.quick:
         args.dataset, args.model, args.clients, args.gpus, args.rounds = "digits", "cnn", "10", "1,2", 2
+        args.gpu_tflops = 0.005
         args.max_train_samples = None
     elif not args.data_dir or not Path(args.data_dir).is_dir():
         print(f"skipped: no CIFAR-10 folder (--data_dir {args.data_dir}); pass one, or --quick for digits")
@@ -49,7 +53,7 @@ def main(argv=None):
     rows = []
     for n in [int(c) for c in args.clients.split(",")]:
         base = base_config(args, model=args.model, num_clients=n, num_rounds=args.rounds, alpha=0.1,
-                           max_train_samples=args.max_train_samples)
+                           max_train_samples=args.max_train_samples, gpu_tflops=args.gpu_tflops)
         table = compare(paper_grid(base, [int(m) for m in args.gpus.split(",")], args.splitfed_capacity),
                         target_accuracy=args.target_accuracy)
         print(f"\nN = {n} clients\n{table}")
