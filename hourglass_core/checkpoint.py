@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections import OrderedDict
 import platform
 from pathlib import Path
 
@@ -62,7 +63,6 @@ def restore(state: dict, system, ctx) -> tuple[int, float]:
     system.load_global_state(state["models"])
     if state["centroids"] is not None:
         ctx.grouping_state.setdefault("centroids", {})["value"] = state["centroids"].numpy()
-    from collections import OrderedDict
     for gpu, clients in enumerate(state["residency"]):
         system.resident[gpu] = OrderedDict((c, True) for c in clients)
     for replica, opt_state in zip(system.replicas, state["optimizers"]):

@@ -224,5 +224,5 @@ def _check_type(name, value, annotation: str):
     }[base]
     if not ok:
         raise ConfigError(name, value, f"a value of type {base}")
-    if base == "float" and not math.isfinite(value) and name != "target_accuracy":
+    if base == "float" and not math.isfinite(value):
         raise ConfigError(name, value, "a finite number")
