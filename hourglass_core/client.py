@@ -113,14 +113,14 @@ class Client:
             yield env.timeout(cost.client_forward_s(self.id, len(batch)))
             ledger.bytes_up += cost.feature_bytes(len(batch))
             yield env.timeout(cost.transfer_s(self.id, cost.feature_bytes(len(batch))))
-            reply = server.submit(self, iteration, batch)
             if iteration == drop_at:  # vanish with these features in flight
                 self.gone = True
+                server.submit(self, iteration, batch)
                 server.grouping.withdraw(range(iteration + 1, len(batches)))
                 self.model = self.optimizer = None
                 on_done(self, None)
                 return
-            yield reply
+            yield server.submit(self, iteration, batch)
             ledger.bytes_down += c.feature_bytes * len(batch)
             yield env.timeout(cost.transfer_s(self.id, c.feature_bytes * len(batch)))
             yield env.timeout(cost.client_backward_s(self.id, len(batch)))

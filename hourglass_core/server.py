@@ -151,9 +151,6 @@ class Server:
             ready = self.free[gpu] = env.event()
             self._dispatch()
             batch = yield ready
-            if batch.client.gone:  # its client vanished: the features are discarded
-                ledger.discarded += 1
-                continue
             started = env.now
             ledger.served.append((gpu, batch.bucket))
             swap_s = self.system.make_resident(gpu, batch.client.id, ledger)
