@@ -16,8 +16,11 @@ def data_args(parser: argparse.ArgumentParser) -> None:
 
 
 def base_config(args, **fields) -> ExperimentConfig:
+    """Run folders go to `args.log_dir` when the script has one and it is set, else to
+    a fresh temporary folder."""
+    log_dir = getattr(args, "log_dir", None) or tempfile.mkdtemp(prefix="hourglass-bench-")
     return ExperimentConfig(dataset=args.dataset, data_dir=args.data_dir, use_gpu=args.use_gpu == "true",
-                            log_dir=tempfile.mkdtemp(prefix="hourglass-bench-"), **fields)
+                            log_dir=log_dir, **fields)
 
 
 def peak_rss_bytes() -> int:

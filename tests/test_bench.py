@@ -35,4 +35,35 @@ def test_paper_shape_quick_and_skip_without_data():
     figures = last_json("paper_shape.py", "--quick", "--use_gpu", "false")
     labels = {row["label"] for row in figures["rows"]}
     assert {"hourglass-dff-M1", "hourglass-fcfs-M2", "splitfed-M1", "sflv2-M1", "fedavg-M1"} <= labels
+    for row in figures["rows"]:
+        assert set(row["time_to"]) == {"0.15", "0.2", "0.25", "0.3"}
+        reached = [t for t in row["time_to"].values() if t is not None]
+        assert reached == sorted(reached)  # a higher target is never reached sooner
+        assert (row["time_to"]["0.15"] is not None) == (row["best_accuracy"] >= 0.15)
     assert last_json("paper_shape.py", "--data_dir", "/nonexistent") == {"skipped": True}
+
+
+def test_batchnorm_reestimation_replaces_running_statistics_with_the_plain_average():
+    sys.path.insert(0, str(BENCH))
+    from bn_statistics import reestimate_batchnorm
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4))
+    model[1].running_mean.fill_(7.0)
+    model[1].running_var.fill_(9.0)
+    images = torch.randn(300, 3, 4, 4) * 3 + 1
+    weights_before = model[0].weight.clone()
+    assert reestimate_batchnorm(model, images, batch_size=100) == 1
+    features = model[0](images).detach()
+    assert torch.allclose(model[1].running_mean, features.mean(dim=(0, 2, 3)), atol=1e-4)
+    assert torch.equal(model[0].weight, weights_before)
+
+
+def test_bn_statistics_reads_a_finished_run(tmp_path):
+    from hourglass_core import ExperimentConfig, run
+    result = run(ExperimentConfig(dataset="synthetic", model="resnet18_narrow", num_clients=4, num_rounds=1,
+                                  alpha=0.1, use_gpu=False, log_dir=str(tmp_path)))
+    figures = last_json("bn_statistics.py", str(result.run_dir), "--samples", "200")
+    [one] = figures["runs"]
+    assert one["run"] == "hourglass-fcfs-M1-N4" and one["rounds"] == 1 and one["batchnorm_layers"] > 10
+    assert one["stored_accuracy"] == pytest.approx(result.records[-1]["test_accuracy"])
+    assert 0 <= one["reestimated_accuracy"] <= 1
