@@ -30,8 +30,8 @@ from hourglass_core.systems import make_system  # noqa: E402
 
 
 def reestimate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int = 250) -> int:
-    """Replace every BatchNorm layer's running statistics by their plain average over
-    `images` (weights untouched); returns how many layers there were."""
+    """Replace every BatchNorm layer's running statistics by the plain average of their
+    per-batch values over `images` (weights untouched); returns how many layers there were."""
     layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     for layer in layers:
         layer.reset_running_stats()
@@ -52,7 +52,9 @@ def main(argv=None):
         parser.error(f"--samples {args.samples}: expected a positive number of images")
     runs = []
     for run_dir in args.run_dirs:
-        state = checkpoint.open_for_resume(run_dir)[1]
+        if not (Path(run_dir) / "checkpoint.pt").is_file():
+            parser.error(f"run_dirs: {run_dir!r} holds no checkpoint.pt; expected run folders written by the kit")
+        state = checkpoint.load(Path(run_dir) / "checkpoint.pt")
         config = ExperimentConfig(**state["config"])
         ctx = prepare(config)
         system = make_system(ctx)

@@ -67,3 +67,6 @@ def test_bn_statistics_reads_a_finished_run(tmp_path):
     assert one["run"] == "hourglass-fcfs-M1-N4" and one["rounds"] == 1 and one["batchnorm_layers"] > 10
     assert one["stored_accuracy"] == pytest.approx(result.records[-1]["test_accuracy"])
     assert 0 <= one["reestimated_accuracy"] <= 1
+    refused = subprocess.run([sys.executable, str(BENCH / "bn_statistics.py"), str(tmp_path)],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "run_dirs" in refused.stderr and "checkpoint.pt" in refused.stderr
