@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import base_config, data_args, emit  # noqa: E402
+from common import base_config, data_args, emit, parse_args  # noqa: E402
 
 from hourglass_core import run  # noqa: E402
 from hourglass_core.experiment import pick_devices, prepare  # noqa: E402
@@ -61,10 +61,8 @@ def main(argv=None):
     parser.add_argument("--samples", type=int, default=6400, help="training samples per measurement")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.samples, args.repeats, args.model = 640, 1, "cnn"
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI (cnn, 640 samples, 1 repeat)")
+    args = parse_args(parser, argv, samples=640, repeats=1, model="cnn")
     config = base_config(args, model=args.model, num_clients=10, num_gpus=1, scheduler="fcfs", num_rounds=1,
                          non_iid=False, batch_size=args.batch_size, max_train_samples=args.samples)
     data = prepare(config).data

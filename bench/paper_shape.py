@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import base_config, emit  # noqa: E402
+from common import base_config, emit, parse_args  # noqa: E402
 
 from hourglass_core import compare  # noqa: E402
 from hourglass_core.metrics import time_to_accuracy  # noqa: E402
@@ -42,12 +42,11 @@ def main(argv=None):
     parser.add_argument("--use_gpu", default="true")
     parser.add_argument("--log_dir", default=None,
                         help="keep the run folders here (default: a temporary folder), e.g. for bench/bn_statistics.py")
-    parser.add_argument("--quick", action="store_true", help="digits, tiny sizes, for CI")
-    args = parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true",
+                        help="digits, tiny sizes, for CI (cnn, N = 10, M = 1, 2, 2 rounds, --gpu_tflops 0.005)")
+    args = parse_args(parser, argv, clients="10", gpus="1,2", rounds=2, gpu_tflops=0.005, max_train_samples=None)
     if args.quick:
-        args.dataset, args.model, args.clients, args.gpus, args.rounds = "digits", "cnn", "10", "1,2", 2
-        args.gpu_tflops = 0.005
-        args.max_train_samples = None
+        args.dataset, args.model = "digits", "cnn"
     elif not args.data_dir or not Path(args.data_dir).is_dir():
         print(f"skipped: no CIFAR-10 folder (--data_dir {args.data_dir}); pass one, or --quick for digits")
         emit({"skipped": True})

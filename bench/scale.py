@@ -17,7 +17,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import base_config, data_args, emit, peak_rss_bytes  # noqa: E402
+from common import base_config, data_args, emit, parse_args, peak_rss_bytes  # noqa: E402
+
+
+def config_for(args, num_clients: int):
+    return base_config(args, model=args.model, num_clients=num_clients, num_rounds=1, non_iid=False,
+                       max_train_samples=args.samples)
 
 
 def child(args) -> dict:
@@ -25,8 +30,7 @@ def child(args) -> dict:
     from hourglass_core.experiment import prepare
     from hourglass_core.systems import make_system
 
-    config = base_config(args, model=args.model, num_clients=args.child, num_rounds=1, non_iid=False,
-                         max_train_samples=args.samples)
+    config = config_for(args, args.child)
     if args.splitfed:
         system = make_system(prepare(config.replace(system="splitfed")))
         return {"splitfed_state_bytes": system.server_state_bytes()}
@@ -48,17 +52,16 @@ def main(argv=None):
     parser.add_argument("--model", default="resnet18_narrow")
     parser.add_argument("--samples", type=int, default=None, help="training samples (default: all)")
     parser.add_argument("--clients", default="10,100,1000")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI (cnn, 1,600 samples, N = 5, 50)")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--splitfed", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.model, args.samples, args.clients = "cnn", 1600, "5,50"
-        argv = [a for a in argv if a != "--quick"] + ["--model", "cnn", "--samples", "1600"]
+    args = parse_args(parser, argv, model="cnn", samples=1600, clients="5,50")
     if args.child is not None:
         emit(child(args))
         return
     counts = [int(n) for n in args.clients.split(",")]
+    for n in counts:  # refuse bad values here, before any child starts
+        config_for(args, n)
     rows = {}
     for n in counts:
         rows[n] = {**measure(argv, n, False), **measure(argv, n, True)}

@@ -70,3 +70,14 @@ def test_bn_statistics_reads_a_finished_run(tmp_path):
     refused = subprocess.run([sys.executable, str(BENCH / "bn_statistics.py"), str(tmp_path)],
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "run_dirs" in refused.stderr and "checkpoint.pt" in refused.stderr
+
+
+def test_quick_sets_defaults_only_and_bad_values_are_refused_by_name():
+    figures = last_json("overhead.py", "--quick", "--samples", "320", "--use_gpu", "false")
+    assert figures["samples"] == 320 and figures["model"] == "cnn"  # explicit wins, the rest is quick
+    for script, flag, value in (("scale.py", "--dataset", "nope"), ("overhead.py", "--model", "nope"),
+                                ("paper_shape.py", "--gpu_tflops", "-1")):
+        out = subprocess.run([sys.executable, str(BENCH / script), "--quick", flag, value],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2, (script, out.stderr[-500:])
+        assert out.stderr.startswith("error: ") and flag[2:] in out.stderr and "Traceback" not in out.stderr
